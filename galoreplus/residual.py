@@ -1,0 +1,71 @@
+"""Sparsely coded residual: a fixed set of entries gets its own Adam correction of the low-rank update.
+
+The paper's formulas could not be read; this is the notes' reading (a switch, ``residual_mode``):
+- warm-up: for ``residual_warmup_steps`` steps the update is plain GaLore while the residual E = G - P·Pᵀ·G is scored
+  by its accumulated magnitude; then the top ``residual_density`` fraction of entries becomes the fixed index set;
+- ``r1``: Adam moments of E on the index set; ``residual_scale`` times their normalised update is added there;
+- ``r2``: Adam moments of G itself on the index set; the low-rank update is replaced there by that exact Adam update.
+Indices are int64 (a matrix may exceed 2^24 entries) and index the weight's work layout.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from galoreplus.projection import back_project, bases
+
+
+def residual_step(update: Tensor, work: Tensor, small: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+    """Score during warm-up, then correct ``update`` (work layout, contiguous) at the index set in place."""
+    if "residual_index" not in state:
+        error = (work.float() - back_project(small, state, torch.float32)).abs()
+        if "residual_score" in state:
+            state["residual_score"].add_(error)
+        else:
+            state["residual_score"] = error
+        if state["step"] < group["residual_warmup_steps"]:
+            return
+        _select(state, group["residual_density"])
+    index = state["residual_index"]
+    values = work.reshape(-1)[index].float()
+    if group["residual_mode"] == "r1":
+        values = values - lowrank_entries(index, small, state, tuple(work.shape))
+    beta1, beta2 = group["betas"]
+    state["residual_step"] += 1
+    t = state["residual_step"]
+    exp_avg, exp_avg_sq = state["residual_exp_avg"], state["residual_exp_avg_sq"]
+    exp_avg.lerp_(values, 1.0 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(values, values, value=1.0 - beta2)
+    denom = (exp_avg_sq.sqrt() / math.sqrt(1.0 - beta2**t)).add_(group["eps"])
+    correction = exp_avg / denom * (group["residual_scale"] / (1.0 - beta1**t))
+    flat = update.view(-1)
+    if group["residual_mode"] == "r1":
+        flat.index_add_(0, index, correction.to(flat.dtype))
+    else:
+        flat.index_copy_(0, index, correction.to(flat.dtype))
+
+
+def _select(state: dict[str, Any], density: float) -> None:
+    score = state.pop("residual_score").reshape(-1)
+    count = max(1, math.ceil(density * score.numel()))
+    index = torch.topk(score, count, sorted=False).indices.sort().values
+    state["residual_index"] = index.to(torch.int64)
+    state["residual_exp_avg"] = torch.zeros(count, device=score.device)
+    state["residual_exp_avg_sq"] = torch.zeros(count, device=score.device)
+    state["residual_step"] = 0
+
+
+def lowrank_entries(index: Tensor, small: Tensor, state: dict[str, Any], work_shape: tuple[int, ...]) -> Tensor:
+    """Entries of the low-rank reconstruction P·R (or R·Qᵀ) at ``index``, in O(entries x rank), never full size."""
+    _, rows, cols = work_shape
+    batch, rest = index // (rows * cols), index % (rows * cols)
+    row, col = rest // cols, rest % cols
+    left, right = bases(state)
+    if right is None:
+        return (left[batch, row] * small.mT[batch, col]).sum(-1)
+    factor = small if left is None else left @ small
+    return (factor[batch, row] * right[batch, col]).sum(-1)
