@@ -24,8 +24,24 @@ def estimate_bases(
 ) -> tuple[Tensor | None, Tensor | None]:
     """(left, right) bases of ``source`` for ``side`` left, right or full (both); the side not asked for is None.
 
-    An exact SVD serves both sides from one factorisation, as GaLore's ``full`` projector does.
+    An exact SVD serves both sides from one factorisation, as GaLore's ``full`` projector does. A transposed view
+    (the output projection under cross-head sharing) is factorised in its stored orientation, which saves a copy and
+    gives exactly the factors vanilla GaLore computes for the same weight.
     """
+    if source.mT.is_contiguous() and not source.is_contiguous():
+        swapped = {"left": "right", "right": "left"}.get(side, side)
+        left, right = estimate_bases(
+            source.mT,
+            rank,
+            swapped,
+            method,
+            iters=iters,
+            oversample=oversample,
+            generator=generator,
+            start_left=start_right,
+            start_right=start_left,
+        )
+        return right, left
     source = source.float()
     want_left, want_right = side in ("left", "full"), side in ("right", "full")
     if method == "exact":
