@@ -12,6 +12,17 @@ from datamodules.metrics.sacrebleu_corpus import make_bleu, reference_streams
 from datamodules.metrics.text_pairs import TextPairMetric
 
 
+def nist_score(references: list[list[list[str]]], hypotheses: list[list[str]], n: int = 5) -> float:
+    """nltk's corpus NIST-`n`, where an n-gram order that no hypothesis is long enough for adds 0.
+
+    nltk divides by zero there (early in training, outputs are short). Orders above the longest hypothesis add
+    nothing, and neither the information weights nor the length penalty depend on `n`, so NIST-`n` equals nltk's
+    NIST at `n` = that length.
+    """
+    longest = max(len(hypothesis) for hypothesis in hypotheses)
+    return corpus_nist(references, hypotheses, n=min(n, longest)) if longest else 0.0
+
+
 class DataToTextMetrics(TextPairMetric):
     """The E2E metric set over all references of each meaning representation.
 
@@ -37,10 +48,9 @@ class DataToTextMetrics(TextPairMetric):
         bleu = make_bleu(self.tokenize)
         scores = {"bleu": bleu.corpus_score(predictions, reference_streams(references)).score}
         self.signature = str(bleu.get_signature())
-        scores["nist"] = corpus_nist(
+        scores["nist"] = nist_score(
             [[bleu.tokenizer(ref).split() for ref in refs] for refs in references],
             [bleu.tokenizer(prediction).split() for prediction in predictions],
-            n=5,
         )
         gts, res = tokenize_for_coco(predictions, references, self.ptb_tokenizer)
         if self.meteor:

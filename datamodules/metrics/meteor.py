@@ -3,6 +3,8 @@
 import shutil
 import warnings
 
+from pycocoevalcap.meteor.meteor import Meteor
+
 
 def meteor_score(gts: dict[int, list[str]], res: dict[int, list[str]]) -> float | None:
     """Corpus METEOR (0-1) of the tokenised `res` against `gts`, or None with a one-line warning where it cannot run.
@@ -13,8 +15,6 @@ def meteor_score(gts: dict[int, list[str]], res: dict[int, list[str]]) -> float 
     if shutil.which("java") is None:
         warnings.warn("METEOR skipped: `java` is not on PATH (install a JRE, e.g. default-jre-headless)", stacklevel=2)
         return None
-    from pycocoevalcap.meteor.meteor import Meteor
-
     try:
         scorer = Meteor()
     except OSError as error:

@@ -26,7 +26,7 @@ class ReasoningMetrics(TextPairMetric):
 
     def score(self, predictions: list[str], references: list[list[str]]) -> dict[str, float]:
         hits = 0
-        for prediction, refs in zip(predictions, references):
+        for prediction, refs in zip(predictions, references, strict=True):
             answer = extract_final_number(prediction)
             hits += answer is not None and answer in {extract_final_number(ref) for ref in refs}
         return {"exact_match": hits / len(predictions)}

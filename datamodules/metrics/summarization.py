@@ -39,7 +39,7 @@ class SummarizationMetrics(TextPairMetric):
         scorer = RougeScorer(list(ROUGE_TYPES), use_stemmer=self.use_stemmer)
         prepare = split_sentences if self.sentence_split else str
         totals = dict.fromkeys(ROUGE_TYPES, 0.0)
-        for prediction, refs in zip(predictions, references):
+        for prediction, refs in zip(predictions, references, strict=True):
             best = scorer.score_multi([prepare(ref) for ref in refs], prepare(prediction))
             for rouge_type in ROUGE_TYPES:
                 totals[rouge_type] += best[rouge_type].fmeasure

@@ -14,7 +14,7 @@ def _decode(data: Tensor, lengths: Tensor) -> list[str]:
     """Split the concatenated UTF-8 bytes `data` into strings of byte lengths `lengths`."""
     raw = data.numpy().tobytes()
     ends = list(accumulate(lengths.tolist()))
-    return [raw[end - length : end].decode("utf-8") for end, length in zip(ends, lengths.tolist())]
+    return [raw[end - length : end].decode("utf-8") for end, length in zip(ends, lengths.tolist(), strict=True)]
 
 
 class TextPairMetric(ListStateMetric):
@@ -52,7 +52,7 @@ class TextPairMetric(ListStateMetric):
                 f"{type(self).__name__}.update expects a list of prediction strings and a list of reference lists "
                 f"of the same length; got {_describe(predictions)} and {_describe(references)}"
             )
-        for index, (prediction, refs) in enumerate(zip(predictions, references)):
+        for index, (prediction, refs) in enumerate(zip(predictions, references, strict=True)):
             if not isinstance(prediction, str):
                 raise ValueError(f"prediction {index} of the batch is {type(prediction).__name__}, expected str")
             if isinstance(refs, str) or not refs or not all(isinstance(ref, str) for ref in refs):
@@ -66,8 +66,8 @@ class TextPairMetric(ListStateMetric):
         predictions = _decode(self.gathered("prediction_bytes"), self.gathered("prediction_lengths"))
         flat_references = _decode(self.gathered("reference_bytes"), self.gathered("reference_lengths"))
         ends = list(accumulate(self.gathered("reference_counts").tolist()))
-        starts = [0, *ends[:-1]]
-        return predictions, [flat_references[start:end] for start, end in zip(starts, ends)]
+        starts = [0, *ends][:-1]
+        return predictions, [flat_references[start:end] for start, end in zip(starts, ends, strict=True)]
 
     def compute(self) -> dict[str, Tensor]:
         """Score every stored pair as one corpus; metric names are bare (`bleu`, `cider`, ...)."""
