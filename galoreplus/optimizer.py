@@ -136,7 +136,7 @@ class GaLorePlusAdamW(torch.optim.Optimizer):
         if not params:
             return params
         norms = torch._foreach_norm([p.grad for p in params])
-        finite = torch.stack([n.float().cpu() if n.device.type != "cpu" else n.float() for n in norms]).isfinite()
+        finite = torch.stack([n.float() for n in norms]).isfinite().cpu()
         if bool(finite.all()):
             return params
         bad = [p for p, ok in zip(params, finite.tolist(), strict=True) if not ok]
