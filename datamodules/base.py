@@ -10,12 +10,12 @@ docs/ARCHITECTURE.md.
 from collections.abc import Callable
 
 from lightning import LightningDataModule
-from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from datamodules.batching import Collator, ExampleDataset, encode
 from datamodules.errors import require_columns, require_rows
 from datamodules.sources import SPLITS, carve_splits, read_file, read_hub
+from datamodules.stateful_sampler import ResumableDataLoader
 from datamodules.tokenizer import load_tokenizer, train_tokenizer
 
 EMBEDDED_SIZES = {"train": 2000, "validation": 200, "test": 200}
@@ -32,7 +32,8 @@ class TaskDataModule(LightningDataModule):
             or plain text, one row per line), or `{annotations: captions.json, images: folder}` for COCO.
             With neither `dataset` nor `files`, the embedded offline task is generated.
         splits: our split name -> the source's split name (hub and save_to_disk only). Splits left out are carved.
-        columns: canonical column -> source column. `target` may name several columns (multi-reference).
+        columns: canonical column -> source column (default: the family's usual names, e.g. GSM8K's
+            question/answer). `target` may name several columns (multi-reference, DialogSum test summary1..3).
         delimiter: CSV/TSV field separator; default `,` for .csv and tab for .tsv.
         quoting: Python csv quoting mode; 3 (QUOTE_NONE) keeps quotes as text, which SST-2 and AG News need.
         column_names: header for CSV/TSV files that have none (AG News).
@@ -57,6 +58,7 @@ class TaskDataModule(LightningDataModule):
     task_kind: str = ""
     key_metric: str = ""
     canonical_columns: tuple[str, ...] = ("source", "target")
+    default_columns: dict[str, str | list[str]] = {}
     default_prompt_template: str = "{source}"
 
     def __init__(
@@ -94,7 +96,7 @@ class TaskDataModule(LightningDataModule):
             raise ValueError(f"files: unknown split(s) {sorted(unknown)}; expected keys among {SPLITS}")
         self.dataset, self.dataset_config, self.files = dataset, dataset_config, files
         self.splits = splits or {split: split for split in SPLITS}
-        self.columns = columns or {name: name for name in self.canonical_columns}
+        self.columns = self.default_columns | (columns or {})
         self.csv_options = {"delimiter": delimiter, "quoting": quoting, "column_names": column_names}
         self.carve_fractions = {"validation": val_fraction, "test": test_fraction}
         self.seed = seed
@@ -144,8 +146,9 @@ class TaskDataModule(LightningDataModule):
     def _load_rows(self) -> dict[str, list[dict]]:
         if self.dataset is None and self.files is None:
             sizes = {split: self.limits[split] or EMBEDDED_SIZES[split] for split in SPLITS}
-            rows = {split: self.embedded_task(split, sizes[split], self.seed, **self.embedded_options)
-                    for split in SPLITS}
+            rows = {
+                split: self.embedded_task(split, sizes[split], self.seed, **self.embedded_options) for split in SPLITS
+            }
         else:
             rows = {}
             for split in SPLITS:
@@ -169,19 +172,27 @@ class TaskDataModule(LightningDataModule):
         return read_hub(self.dataset, self.dataset_config, self.splits[split])
 
     def _canonical(self, raw: list[dict], where: str) -> list[dict]:
-        """Rename source columns to canonical ones; `target` becomes `references`, a list of strings."""
+        """Rename source columns to canonical ones; `target` becomes `references`, a list of strings.
+
+        A nested field is named with a dot (WMT on the hub: `translation.de`).
+        """
+        sources = {name: self.columns.get(name, name) for name in self.canonical_columns}
+        sources = {name: [column] if isinstance(column, str) else list(column) for name, column in sources.items()}
         rows, by_source = [], {}
         for number, row in enumerate(raw, start=1):
-            sources = {name: self.columns.get(name, name) for name in self.canonical_columns}
-            wanted = [c for value in sources.values() for c in ([value] if isinstance(value, str) else value)]
-            require_columns(row, wanted, f"{where}, row {number}")
-            out = {}
-            for name, column in sources.items():
-                if name != "target":
-                    out[name] = row[column]
-                    continue
-                values = [row[c] for c in ([column] if isinstance(column, str) else column)]
-                out["references"] = [str(v) for value in values for v in (value if isinstance(value, list) else [value])]
+            row = row | {
+                f"{key}.{inner}": v
+                for key, value in row.items()
+                if isinstance(value, dict)
+                for inner, v in value.items()
+            }
+            require_columns(row, [c for columns in sources.values() for c in columns], f"{where}, row {number}")
+            out = {name: row[columns[0]] for name, columns in sources.items() if name != "target"}
+            if "target" in sources:
+                values = [row[column] for column in sources["target"]]
+                out["references"] = [
+                    str(v) for value in values for v in (value if isinstance(value, list) else [value])
+                ]
             if self.group_references and out["source"] in by_source:
                 by_source[out["source"]]["references"] += out["references"]
                 continue
@@ -204,8 +215,10 @@ class TaskDataModule(LightningDataModule):
         try:
             return self.prompt_template.format(**row)
         except KeyError as error:
-            raise ValueError(f"prompt_template {self.prompt_template!r} names {error}, which is not among the "
-                             f"canonical columns {sorted(row)}") from None
+            raise ValueError(
+                f"prompt_template {self.prompt_template!r} names {error}, which is not among the "
+                f"canonical columns {sorted(row)}"
+            ) from None
 
     def _encode(self, split: str) -> list[dict]:
         """Train: one example per reference; validation/test: one per row, trained on its first reference."""
@@ -218,28 +231,33 @@ class TaskDataModule(LightningDataModule):
                 continue
             targets = row["references"] if split == "train" else row["references"][:1]
             for target in targets:
-                examples.append(encode(self.task_kind, row, target, self.tokenizer, self.max_length,
-                                       self.max_target_length))
+                examples.append(
+                    encode(self.task_kind, row, target, self.tokenizer, self.max_length, self.max_target_length)
+                )
         return examples
 
     # --- loaders ---------------------------------------------------------------------------------------------
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool) -> ResumableDataLoader:
         if not self.data:
             raise RuntimeError(f"{type(self).__name__}: call setup() before asking for data loaders")
-        return DataLoader(
-            self.data[split], batch_size=self.batch_size, shuffle=shuffle, num_workers=self.num_workers,
+        return ResumableDataLoader(
+            self.data[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            seed=self.seed,
+            num_workers=self.num_workers,
             collate_fn=Collator(self.task_kind, self.tokenizer.pad_token_id),
             persistent_workers=self.num_workers > 0,
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> ResumableDataLoader:
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> ResumableDataLoader:
         return self._loader("validation", shuffle=False)
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> ResumableDataLoader:
         return self._loader("test", shuffle=False)
 
-    def predict_dataloader(self) -> DataLoader:
+    def predict_dataloader(self) -> ResumableDataLoader:
         return self._loader("test", shuffle=False)

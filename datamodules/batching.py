@@ -20,7 +20,11 @@ TASK_KINDS = ("classification", "seq2seq", "causal_lm", "captioning")
 
 
 def encode(
-    task_kind: str, row: dict, target: str | None, tokenizer: PreTrainedTokenizerBase, max_length: int,
+    task_kind: str,
+    row: dict,
+    target: str | None,
+    tokenizer: PreTrainedTokenizerBase,
+    max_length: int,
     max_target_length: int,
 ) -> dict:
     """One training or evaluation example; `target` is the reference trained on (None for classification)."""
@@ -92,8 +96,14 @@ class Collator:
         ids, mask = _pad(full, self.pad_token_id)
         labels, _ = _pad(masked, IGNORE_INDEX)
         prompt_ids, prompt_mask = _pad([e["input_ids"] for e in examples], self.pad_token_id, left=True)
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels, "prompt_input_ids": prompt_ids,
-                "prompt_attention_mask": prompt_mask, "references": references}
+        return {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": labels,
+            "prompt_input_ids": prompt_ids,
+            "prompt_attention_mask": prompt_mask,
+            "references": references,
+        }
 
 
 def _pad(sequences: list[list[int]], value: int, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

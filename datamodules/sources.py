@@ -23,15 +23,19 @@ def read_hub(name: str, config: str | None, split: str) -> list[dict]:
         stored = datasets.load_from_disk(str(Path(name).expanduser()))
         if isinstance(stored, datasets.DatasetDict):
             if split not in stored:
-                raise ValueError(f"{name}: no split {split!r} in this save_to_disk folder; it has {list(stored)}. "
-                                 "Fix `splits` in the data config.")
+                raise ValueError(
+                    f"{name}: no split {split!r} in this save_to_disk folder; it has {list(stored)}. "
+                    "Fix `splits` in the data config."
+                )
             stored = stored[split]
         return stored.to_list()
     return datasets.load_dataset(name, config, split=split).to_list()
 
 
 def read_file(
-    spec: str | dict[str, str], delimiter: str | None = None, quoting: int = csv.QUOTE_MINIMAL,
+    spec: str | dict[str, str],
+    delimiter: str | None = None,
+    quoting: int = csv.QUOTE_MINIMAL,
     column_names: list[str] | None = None,
 ) -> list[dict]:
     """Rows of one local split, chosen by file type.
@@ -57,8 +61,10 @@ def read_file(
         import datasets
 
         return datasets.Dataset.from_parquet(str(path)).to_list()
-    raise ValueError(f"{path}: unknown file type {suffix!r}; expected .jsonl, .json, .csv, .tsv, .parquet, or a dict "
-                     "of parallel text files {column: path}")
+    raise ValueError(
+        f"{path}: unknown file type {suffix!r}; expected .jsonl, .json, .csv, .tsv, .parquet, or a dict "
+        "of parallel text files {column: path}"
+    )
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -71,8 +77,9 @@ def read_jsonl(path: Path) -> list[dict]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as error:
-                raise ValueError(f"{path}, line {number}: malformed JSON ({error.msg}); expected one JSON object "
-                                 "per line") from None
+                raise ValueError(
+                    f"{path}, line {number}: malformed JSON ({error.msg}); expected one JSON object per line"
+                ) from None
             if not isinstance(row, dict):
                 raise ValueError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}")
             rows.append(row)
@@ -89,8 +96,9 @@ def read_json(path: Path) -> list[dict]:
         images = path.parent / path.stem.removeprefix("captions_")
         return read_coco_captions(path, images, document)
     if not isinstance(document, list) or not all(isinstance(row, dict) for row in document):
-        raise ValueError(f"{path}: expected a JSON list of row objects or a COCO captions file "
-                         "(keys images, annotations)")
+        raise ValueError(
+            f"{path}: expected a JSON list of row objects or a COCO captions file (keys images, annotations)"
+        )
     return document
 
 
@@ -105,9 +113,11 @@ def read_delimited(path: Path, delimiter: str, quoting: int, column_names: list[
         try:
             for row in reader:
                 if None in row or None in row.values():
-                    raise ValueError(f"{path}, line {reader.line_num}: expected {len(reader.fieldnames)} fields "
-                                     f"{reader.fieldnames} separated by {delimiter!r}, got a different count. "
-                                     "Check `delimiter`, `quoting` (3 keeps quotes as text) and `column_names`.")
+                    raise ValueError(
+                        f"{path}, line {reader.line_num}: expected {len(reader.fieldnames)} fields "
+                        f"{reader.fieldnames} separated by {delimiter!r}, got a different count. "
+                        "Check `delimiter`, `quoting` (3 keeps quotes as text) and `column_names`."
+                    )
                 rows.append(row)
         except csv.Error as error:
             raise ValueError(f"{path}, line {reader.line_num}: {error}") from None
@@ -124,8 +134,9 @@ def read_parallel_text(paths: dict[str, str]) -> list[dict]:
             columns[column] = handle.read().splitlines()
     counts = {paths[column]: len(lines) for column, lines in columns.items()}
     if len(set(counts.values())) > 1:
-        raise ValueError(f"parallel text files have different line counts {counts}; expected one aligned row per "
-                         "line in every file")
+        raise ValueError(
+            f"parallel text files have different line counts {counts}; expected one aligned row per line in every file"
+        )
     names = list(columns)
     return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
@@ -145,8 +156,10 @@ def read_coco_captions(annotations: str | Path, images: str | Path, document: di
     for image in document["images"]:
         path = images / image["file_name"]
         if not path.is_file():
-            raise FileNotFoundError(f"{annotations}: image id {image['id']} points at {path}, which does not exist; "
-                                    "expected the image folder next to the captions file (or set `images`)")
+            raise FileNotFoundError(
+                f"{annotations}: image id {image['id']} points at {path}, which does not exist; "
+                "expected the image folder next to the captions file (or set `images`)"
+            )
         if image["id"] in captions:
             rows.append({"image": str(path), "captions": captions[image["id"]]})
     return rows

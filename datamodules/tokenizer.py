@@ -30,11 +30,13 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     if (folder / "tokenizer.json").exists() or (folder / "tokenizer_config.json").exists():
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
     elif (folder / "vocab.json").exists() and (folder / "merges.txt").exists():
-        # GPT2TokenizerFast(vocab_file=...) silently builds a 1-token tokenizer in transformers 5; from_pretrained works.
+        # GPT2TokenizerFast(vocab_file=...) silently builds a 1-token tokenizer in transformers 5
         tokenizer = GPT2Tokenizer.from_pretrained(str(folder))
     else:
-        raise FileNotFoundError(f"{folder}: no tokenizer files; expected tokenizer.json / tokenizer_config.json "
-                                "(a saved transformers tokenizer) or vocab.json + merges.txt (GPT-2 BPE)")
+        raise FileNotFoundError(
+            f"{folder}: no tokenizer files; expected tokenizer.json / tokenizer_config.json "
+            "(a saved transformers tokenizer) or vocab.json + merges.txt (GPT-2 BPE)"
+        )
     return with_special_tokens(tokenizer)
 
 
@@ -51,7 +53,9 @@ def with_special_tokens(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokeniz
     return tokenizer
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int, cache_dir: str | Path | None = None) -> PreTrainedTokenizerFast:
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int, cache_dir: str | Path | None = None
+) -> PreTrainedTokenizerFast:
     """A byte-level BPE trained on `texts`, loaded from the cache when the same text was seen before."""
     texts = list(texts)
     digest = hashlib.sha256(f"{vocab_size}\0".encode())
@@ -68,7 +72,9 @@ def _train_into(folder: Path, texts: list[str], vocab_size: int) -> None:
     from tokenizers import ByteLevelBPETokenizer
 
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, special_tokens=list(SPECIAL_TOKENS.values()))
+    bpe.train_from_iterator(
+        texts, vocab_size=vocab_size, min_frequency=2, special_tokens=list(SPECIAL_TOKENS.values()), show_progress=False
+    )
     wrapped = PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, **SPECIAL_TOKENS)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".staging-"))
