@@ -55,7 +55,8 @@ class OptimizerConfig:
         svd_iters: subspace iterations of rsi; None = preset default.
         svd_oversample: extra test columns of rsi/lowrank; None = preset default.
         svd_warm_start: start rsi from the previous basis; None = preset default.
-        group_size: heads per shared basis (an integer or "all"); None = preset default.
+        group_size: heads per shared basis (an integer or "all"); "off" = no cross-head projection (plain GaLore
+            on attention weights); None = preset default.
         basis_from: random_head | stacked; None = preset default.
         shared_side: model_dim | head_dim; None = preset default.
         residual_density: fraction of entries with a sparse residual (0 = off); None = preset default.
@@ -82,7 +83,7 @@ class OptimizerConfig:
     svd_iters: int | None = None
     svd_oversample: int | None = None
     svd_warm_start: bool | None = None
-    group_size: int | Literal["all"] | None = None
+    group_size: int | Literal["all", "off"] | None = None
     basis_from: Literal["random_head", "stacked"] | None = None
     shared_side: Literal["model_dim", "head_dim"] | None = None
     residual_density: float | None = None
@@ -107,7 +108,10 @@ class OptimizerConfig:
 
     def group_overrides(self) -> dict:
         """The galoreplus group keys the user set (everything else keeps the preset's default)."""
-        return {key: getattr(self, key) for key in GROUP_KEYS if getattr(self, key) is not None}
+        overrides = {key: getattr(self, key) for key in GROUP_KEYS if getattr(self, key) is not None}
+        if overrides.get("group_size") == "off":
+            overrides["group_size"] = None  # param_groups' way of turning cross-head projection off
+        return overrides
 
     def as_dict(self) -> dict:
         """Plain-dict form for hyperparameters, so checkpoints load with ``weights_only=True``."""
@@ -128,9 +132,7 @@ def build_optimizer(model: nn.Module, config: OptimizerConfig) -> torch.optim.Op
         )
     from galoreplus import GaLorePlusAdamW, param_groups
 
-    groups = param_groups(
-        model, preset=config.name, target_modules=config.target_modules, **config.group_overrides()
-    )
+    groups = param_groups(model, preset=config.name, target_modules=config.target_modules, **config.group_overrides())
     return GaLorePlusAdamW(
         groups,
         lr=config.lr,
