@@ -10,7 +10,7 @@ class ReasoningDataModule(TaskDataModule):
     `#### <number>` line, which the metric extracts and compares with the reference's."""
 
     task_kind = "causal_lm"
-    key_metric = "accuracy"
+    key_metric = "exact_match"
     default_columns = {"source": "question", "target": "answer"}
     default_prompt_template = "Question: {source}\nAnswer:"
     embedded_task = staticmethod(word_problems.generate)

@@ -43,7 +43,7 @@ RULES: dict[str, tuple[HeadRule, ...]] = {
     "qwen3": _LLAMA_LIKE,
     "bert": _BERT_LIKE,
     "roberta": _BERT_LIKE,
-    "vit": _BERT_LIKE,
+    "vit": _BERT_LIKE + _LLAMA_LIKE,  # transformers 5 names ViT's attention q_proj/k_proj/v_proj/o_proj
     "t5": (
         HeadRule(r"(SelfAttention|EncDecAttention)\.(q|k|v)$", 0, ("num_heads",)),
         HeadRule(r"(SelfAttention|EncDecAttention)\.o$", 1, ("num_heads",)),

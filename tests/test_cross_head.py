@@ -200,6 +200,21 @@ def test_llama_gqa_key_value_heads_come_from_the_config():
     assert optimizer.stats["basis_refreshes"] == 7  # q, k, v, o, gate, up, down
 
 
+def test_vision_encoder_decoder_reads_the_nested_encoder_and_decoder_configs():
+    transformers = _transformers()
+    encoder = transformers.ViTConfig(
+        hidden_size=64, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64, image_size=32, patch_size=8
+    )
+    decoder = transformers.GPT2Config(n_embd=64, n_head=2, n_layer=1, vocab_size=50, add_cross_attention=True)
+    config = transformers.VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
+    model = transformers.VisionEncoderDecoderModel(config)
+    groups = {n: g for g in param_groups(model, "galore_plus", rank=8) for n in g.get("names", [])}
+    assert groups["encoder.layers.0.attention.q_proj.weight"]["num_heads"] == 4
+    assert groups["encoder.layers.0.attention.o_proj.weight"]["head_axis"] == 1
+    cross = groups["decoder.transformer.h.0.crossattention.c_attn.weight"]
+    assert (cross["num_heads"], cross["head_splits"]) == (2, 2)  # key and value fused
+
+
 def test_unknown_attention_heads_are_a_clear_error_unless_cross_head_is_off():
     model = Attention()
     model.config = None
