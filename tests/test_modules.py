@@ -13,7 +13,6 @@ from lightning_helpers import run_config  # noqa: E402
 from lightning_modules.cli import GaLorePlusCLI  # noqa: E402
 
 
-
 def fit_then_test(config: Path) -> tuple[GaLorePlusCLI, GaLorePlusCLI]:
     fit = GaLorePlusCLI(args=["fit", "--config", str(config)])
     test = GaLorePlusCLI(args=["test", "--config", str(config), "--ckpt_path", "last"])
