@@ -47,6 +47,7 @@ def test_word_problem_answers_are_correct():
         assert lines[-1] == f"#### {value}"
 
 
+@pytest.mark.slow  # a bidirectional GRU on 2 cores: about 1 to 2 minutes
 def test_classification_task_is_learnable_by_a_small_gru(tmp_path):
     """A 2-layer GRU trained 250 steps lands well above chance (0.5) and, with 10 % label noise, below perfect."""
     torch.manual_seed(0)
