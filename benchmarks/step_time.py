@@ -27,7 +27,8 @@ VARIANTS = ("galore-torch", "ours, galore", "ours, galore_plus", "ours, galore_p
 
 
 def optimizers(model: torch.nn.Module, gap: int) -> dict[str, torch.optim.Optimizer]:
-    """galore-torch and ours (both presets) on the same targets (every linear layer but lm_head) at one rank.
+    """galore-torch and ours (both presets, and galore_plus without its residual) on the same targets (every linear
+    layer but lm_head) at one rank.
 
     The residual's index set is chosen at the first step (``residual_warmup_steps=0``) so every timed step is in the
     steady state; the warm-up length changes no steady-state cost."""
@@ -35,6 +36,9 @@ def optimizers(model: torch.nn.Module, gap: int) -> dict[str, torch.optim.Optimi
         "ours, galore": param_groups(model, "galore", rank=RANK, update_proj_gap=gap),
         "ours, galore_plus": param_groups(
             model, "galore_plus", rank=RANK, update_proj_gap=gap, residual_warmup_steps=0
+        ),
+        "ours, galore_plus, no residual": param_groups(
+            model, "galore_plus", rank=RANK, update_proj_gap=gap, residual_density=0.0
         ),
     }
     low_rank = [g for g in ours["ours, galore"] if "rank" in g]

@@ -196,10 +196,10 @@ class GaLorePlusAdamW(torch.optim.Optimizer):
             steps.append(state["step"] + 1)
         denoms = _adam_moments(exp_avgs, exp_avg_sqs, projected, beta1, beta2, steps, group["eps"])
         normalized = torch._foreach_div(exp_avgs, denoms)
-        torch._foreach_mul_(normalized, [1.0 / (1.0 - beta1**s) for s in steps])
+        torch._foreach_mul_(normalized, [group["scale"] / (1.0 - beta1**s) for s in steps])
         for p, work, small, norm in zip(params, works, projected, normalized, strict=True):
             state, layout = self.state[p], self._layouts[p]
-            update = back_project(norm, state, p.dtype) * group["scale"]
+            update = back_project(norm, state, p.dtype)  # the scale is already in ``norm``
             if group["residual_density"] > 0:
                 residual_step(update, work, small, state, group)
             state["step"] += 1

@@ -61,11 +61,13 @@ def _select(state: dict[str, Any], density: float) -> None:
 
 def lowrank_entries(index: Tensor, small: Tensor, state: dict[str, Any], work_shape: tuple[int, ...]) -> Tensor:
     """Entries of the low-rank reconstruction P·R (or R·Qᵀ) at ``index``, in O(entries x rank), never full size."""
-    _, rows, cols = work_shape
-    batch, rest = index // (rows * cols), index % (rows * cols)
-    row, col = rest // cols, rest % cols
+    batches, rows, cols = work_shape
+    row = index // cols  # row of the stacked (batches * rows, cols) matrix
+    col = index % cols + (row // rows) * cols  # column of the stacked (batches * cols) basis rows
     left, right = bases(state)
     if right is None:
-        return (left[batch, row] * small.mT[batch, col]).sum(-1)
+        left_rows = left.reshape(-1, left.shape[-1]).index_select(0, row)
+        return (left_rows * small.mT.reshape(-1, small.shape[-2]).index_select(0, col)).sum(-1)
     factor = small if left is None else left @ small
-    return (factor[batch, row] * right[batch, col]).sum(-1)
+    factor_rows = factor.reshape(-1, factor.shape[-1]).index_select(0, row)
+    return (factor_rows * right.reshape(-1, right.shape[-1]).index_select(0, col)).sum(-1)

@@ -164,3 +164,22 @@ def test_stats_report_state_bytes_energy_and_refresh_counts():
     assert 0.0 < optimizer.stats["captured_energy"] <= 1.0 + 1e-6
     assert optimizer.stats["residual_entries"] > 0
     assert optimizer.stats["basis_refreshes"] == 2  # step 4 refreshes q_proj and up
+
+
+@pytest.mark.parametrize(("left", "right"), [(True, False), (False, True), (True, True)])
+def test_lowrank_entries_equal_the_dense_reconstruction(left, right):
+    from galoreplus.residual import lowrank_entries
+
+    gen = torch.Generator().manual_seed(0)
+    batches, rows, cols, rank = 3, 7, 5, 2
+    state = {}
+    if left:
+        state["left_basis"] = torch.randn(batches, rows, rank, generator=gen)
+    if right:
+        state["right_basis"] = torch.randn(batches, cols, rank, generator=gen)
+    small = torch.randn(batches, rank if left else rows, rank if right else cols, generator=gen)
+    dense = small @ state["right_basis"].mT if right else small
+    dense = state["left_basis"] @ dense if left else dense
+    index = torch.randperm(batches * rows * cols, generator=gen)[:40]
+    entries = lowrank_entries(index, small, state, (batches, rows, cols))
+    torch.testing.assert_close(entries, dense.reshape(-1)[index])
