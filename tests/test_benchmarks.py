@@ -1,21 +1,15 @@
 """The benchmarks' own arithmetic: FLOP counts, byte formulas against real allocations, the per-head error metric.
 No timing is asserted."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.flops import rsi_columns, rsi_gemm_flops, rsi_products
+from benchmarks.per_head_error import analyze, head_errors, projection
+from benchmarks.timing import Timing, combine, measure_rounds
 from galoreplus.basis import subspace_iteration
-
-# benchmarks/ is run from the checkout (`python -m benchmarks`), not installed: import it from the repository root.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.flops import rsi_columns, rsi_gemm_flops, rsi_products  # noqa: E402
-from benchmarks.per_head_error import analyze, head_errors, projection  # noqa: E402
-from benchmarks.timing import Timing, combine, measure_rounds  # noqa: E402
 
 TINY_LLAMA = {
     "vocab_size": 64,
