@@ -21,6 +21,7 @@ STARTUP_SECONDS = 10.0  # importing torch, lightning and transformers in a fresh
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``galoreplus ablate`` command line."""
     parser = argparse.ArgumentParser(prog="galoreplus ablate", description=__doc__.splitlines()[0])
     parser.add_argument("study", help="the study file (see configs/ablations/)")
     parser.add_argument("--workers", type=int, default=None, help="runs at a time (default: the study's, else 1)")

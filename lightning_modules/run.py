@@ -1,8 +1,8 @@
 """One ablation run in one process: parse the config like ``galoreplus fit``, fit, test, write the run's record.
 
-``python -m lightning_modules.run --record PATH --run-dir DIR --config base.yaml ... --key=value ...``
+``python -m lightning_modules.run --record PATH --run-dir DIR --config base.yaml ... --config overrides.yaml``
 
-Everything after ``--record``/``--run-dir`` is the fit command line (config files, dotted overrides). The run logs
+The other arguments are the fit command line (config files, dotted overrides). The run logs
 with a CSVLogger into ``DIR/logs`` (the report reads its training-loss curve there). On an error it prints one line
 ``error: ...`` last on stderr and exits non-zero; the ablation process records that line in the failed run's record.
 """
@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import yaml
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """This file's own two arguments; the rest goes to LightningCLI."""
     parser = argparse.ArgumentParser(prog="python -m lightning_modules.run", description=__doc__.splitlines()[0])
     parser.add_argument("--record", required=True, type=Path, help="where to write the run's JSON record")
     parser.add_argument("--run-dir", required=True, type=Path, help="the run's own folder (logs, checkpoints)")
@@ -42,6 +44,9 @@ def fit_and_test(cli_args: list[str], run_dir: Path) -> dict[str, Any]:
     """Fit then test in this process; returns the record (status ok)."""
     from lightning_modules.cli import GaLorePlusCLI
 
+    # The DDP launcher re-runs this process's own command line, so sys.argv stays as it is; the arguments are given
+    # to LightningCLI too, which would warn that both exist.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     cli = GaLorePlusCLI(args=[*cli_args, *logger_args(run_dir)], run=False)
     trainer, model, datamodule = cli.trainer, cli.model, cli.datamodule
     for checkpoint in trainer.checkpoint_callbacks:  # a base config's fixed dirpath would be shared between runs
