@@ -9,12 +9,13 @@ export TOKENIZERS_PARALLELISM := false
 
 .PHONY: install test test-slow test-all lint demo demo-full bench bench-full clean
 
-$(BIN)/activate: pyproject.toml constraints.txt
-	$(PY) -m venv $(VENV)
+# Re-runs pip only when the dependencies change; an existing venv is kept.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) -q -e '.[app,test]'
-	touch $(BIN)/activate
+	touch $@
 
-install: $(BIN)/activate
+install: $(VENV)/.installed
 
 test: install
 	$(BIN)/pytest -q
