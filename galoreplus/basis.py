@@ -108,5 +108,8 @@ def _svd_lowrank(matrix: Tensor, rank: int, columns: int, iters: int, generator:
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
     devices = [matrix.device] if matrix.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        if devices:  # seed only the generator svd_lowrank draws from: torch.manual_seed would reseed every device
+            torch.cuda.default_generators[matrix.device.index or 0].manual_seed(seed)
+        else:
+            torch.default_generator.manual_seed(seed)
         return torch.svd_lowrank(matrix, q=columns, niter=iters)[2][..., :rank]

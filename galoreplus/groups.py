@@ -27,7 +27,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "residual_density": 0.0,
     },
     "galore_plus": {  # one basis per attention matrix from a random head, rsi, sparse residual
-        "rank": 128,
+        "rank": 64,  # a random head's block limits the rank to head_dim: 64 fits BERT, GPT-2, T5 and LLaMA
         "update_proj_gap": 200,
         "scale": 0.25,
         "proj_type": "std",
@@ -44,7 +44,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 OPTIMIZER_KEYS = ("lr", "weight_decay", "betas", "eps")
 CROSS_HEAD_KEYS = ("group_size", "basis_from", "shared_side")
-OUTPUT_HEADS = ("lm_head", "classifier", "score", "qa_outputs")
+OUTPUT_HEADS = frozenset({"lm_head", "classifier", "classification_head", "score", "qa_outputs"})
 
 
 def param_groups(
@@ -116,7 +116,7 @@ def select_targets(model: nn.Module, target_modules: str | Sequence[str]) -> dic
     }
     tied = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
     if target_modules == "all-linear":
-        chosen = {n: w for n, w in linear.items() if n.rpartition(".")[2] not in OUTPUT_HEADS and id(w) not in tied}
+        chosen = {n: w for n, w in linear.items() if not set(n.split(".")) & OUTPUT_HEADS and id(w) not in tied}
         if not chosen:
             raise ValueError("target_modules='all-linear' matched no linear layer in this model")
         return chosen

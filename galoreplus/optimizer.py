@@ -115,8 +115,10 @@ class GaLorePlusAdamW(torch.optim.Optimizer):
                 loss = closure()
         self.stats["basis_refreshes"] = 0
         self.stats["basis_seconds"] = 0.0
-        for group in self.param_groups:
-            params = self._finite([p for p in group["params"] if p.grad is not None])
+        with_grad = [[p for p in group["params"] if p.grad is not None] for group in self.param_groups]
+        finite = self._finite([p for params in with_grad for p in params])
+        for group, params in zip(self.param_groups, with_grad, strict=True):
+            params = [p for p in params if finite[p]]
             if not params:
                 continue
             if "rank" in group:
@@ -131,22 +133,21 @@ class GaLorePlusAdamW(torch.optim.Optimizer):
         self.stats["state_bytes"] = self.state_bytes()
         return loss
 
-    def _finite(self, params: list[Tensor]) -> list[Tensor]:
-        """Parameters whose gradient is finite, found with one norm per gradient and one host sync per group."""
+    def _finite(self, params: list[Tensor]) -> dict[Tensor, bool]:
+        """Whether each gradient is finite: one norm per gradient and one host sync per step."""
         if not params:
-            return params
+            return {}
         norms = torch._foreach_norm([p.grad for p in params])
-        finite = torch.stack([n.float() for n in norms]).isfinite().cpu()
-        if bool(finite.all()):
-            return params
-        bad = [p for p, ok in zip(params, finite.tolist(), strict=True) if not ok]
-        if self.on_nonfinite == "raise":
+        finite = torch.stack([n.float().to(params[0].device) for n in norms]).isfinite().cpu()
+        flags = dict(zip(params, finite.tolist(), strict=True))
+        bad = [p for p in params if not flags[p]]
+        if bad and self.on_nonfinite == "raise":
             raise FloatingPointError(
                 f"non-finite gradient (NaN or Inf) in parameter '{self._names[bad[0]]}' at optimizer step "
                 f"{self.step_count}; lower the learning rate, enable gradient clipping, or set on_nonfinite='skip'"
             )
         self.stats["skipped_steps"] += len(bad)
-        return [p for p, ok in zip(params, finite.tolist(), strict=True) if ok]
+        return flags
 
     def _adamw_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
         """Multi-tensor AdamW, the same arithmetic as ``torch.optim.AdamW(foreach=True)``."""
@@ -235,7 +236,7 @@ class GaLorePlusAdamW(torch.optim.Optimizer):
             )
             if not all(b is None or bool(b.isfinite().all()) for b in (left, right)):
                 raise torch.linalg.LinAlgError("basis estimate is not finite")
-        except (torch.linalg.LinAlgError, RuntimeError):
+        except torch.linalg.LinAlgError:
             self.stats["svd_failures"] += 1
             if "left_basis" in state or "right_basis" in state:
                 left, right = state.get("left_basis"), state.get("right_basis")
@@ -261,7 +262,12 @@ class GaLorePlusAdamW(torch.optim.Optimizer):
 
     def state_dict(self) -> dict[str, Any]:
         sd = super().state_dict()
-        sd["galoreplus"] = {"seed": self.seed, "step_count": self.step_count}
+        sd["galoreplus"] = {
+            "seed": self.seed,
+            "step_count": self.step_count,
+            "stats": dict(self.stats),
+            "energy": dict(self._energy),
+        }
         return sd
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -271,6 +277,8 @@ class GaLorePlusAdamW(torch.optim.Optimizer):
         super().load_state_dict(state_dict)
         self.seed = int(extra.get("seed", self.seed))
         self.step_count = int(extra.get("step_count", 0))
+        self.stats.update(extra.get("stats", {}))
+        self._energy = {int(k): float(v) for k, v in extra.get("energy", {}).items()}
         params = [p for g in self.param_groups for p in g["params"]]
         for index, saved in state_dict["state"].items():
             p = params[index]

@@ -31,7 +31,9 @@ def residual_step(update: Tensor, work: Tensor, small: Tensor, state: dict[str, 
             return
         _select(state, group["residual_density"])
     index = state["residual_index"]
-    values = work.reshape(-1)[index].float()
+    _, rows, cols = work.shape
+    flat_row = index // cols  # unravel instead of reshape(-1): a transposed view would be copied whole
+    values = work[flat_row // rows, flat_row % rows, index % cols].float()
     if group["residual_mode"] == "r1":
         values = values - lowrank_entries(index, small, state, tuple(work.shape))
     beta1, beta2 = group["betas"]

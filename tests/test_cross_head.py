@@ -215,6 +215,16 @@ def test_vision_encoder_decoder_reads_the_nested_encoder_and_decoder_configs():
     assert (cross["num_heads"], cross["head_splits"]) == (2, 2)  # key and value fused
 
 
+def test_all_linear_leaves_out_nested_classification_heads():
+    transformers = _transformers()
+    config = transformers.RobertaConfig(
+        vocab_size=50, hidden_size=64, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64, num_labels=2
+    )
+    model = transformers.RobertaForSequenceClassification(config)
+    names = [n for g in param_groups(model, "galore_plus", rank=8) if "rank" in g for n in g["names"]]
+    assert names and not any(n.startswith("classifier.") for n in names)
+
+
 def test_unknown_attention_heads_are_a_clear_error_unless_cross_head_is_off():
     model = Attention()
     model.config = None

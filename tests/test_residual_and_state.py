@@ -183,3 +183,15 @@ def test_lowrank_entries_equal_the_dense_reconstruction(left, right):
     index = torch.randperm(batches * rows * cols, generator=gen)[:40]
     entries = lowrank_entries(index, small, state, (batches, rows, cols))
     torch.testing.assert_close(entries, dense.reshape(-1)[index])
+
+
+def test_stats_survive_a_state_dict_round_trip():
+    model = Tiny()
+    optimizer = _optimizer(model)
+    _steps(model, optimizer, 0, 3)
+    reloaded = _optimizer(model)
+    reloaded.load_state_dict(optimizer.state_dict())
+    for key in ("basis_seconds_total", "skipped_steps", "svd_failures"):
+        assert reloaded.stats[key] == optimizer.stats[key]
+    _steps(model, reloaded, 3, 4)  # no refresh at step 3: the energy of the last refresh is still reported
+    assert reloaded.stats["captured_energy"] == optimizer.stats["captured_energy"] > 0
