@@ -20,7 +20,7 @@ from lightning_modules.export import export_payload
 from lightning_modules.lora import apply_lora, lora_settings
 from lightning_modules.lr_schedule import DEFAULT_SCHEDULE, ScheduleConfig
 from lightning_modules.optimizer_config import DEFAULT_OPTIMIZER, OptimizerConfig, build_optimizer
-from lightning_modules.rng_state import capture_rng_state, restore_rng_state
+from lightning_modules.rng_state import capture_rng_states_of_all_ranks, restore_rng_state_of_rank
 
 
 def _looks_like_path(name: str) -> bool:
@@ -192,14 +192,14 @@ class TransformerModule(LightningModule):
     # --- checkpoints --------------------------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Add the RNG states (exact resume) and what ``galoreplus export`` needs, all weights_only-safe."""
-        checkpoint["rng_state"] = capture_rng_state()
+        checkpoint["rng_states"] = capture_rng_states_of_all_ranks()
         checkpoint["export"] = self._export
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse a checkpoint of another model with one clear message; restore the RNG states when resuming fit."""
         self._check_fits(checkpoint.get("state_dict", {}))
-        if "rng_state" in checkpoint and self._trainer is not None and self.trainer.state.fn == "fit":
-            restore_rng_state(checkpoint["rng_state"])
+        if "rng_states" in checkpoint and self._trainer is not None and self.trainer.state.fn == "fit":
+            restore_rng_state_of_rank(checkpoint["rng_states"], self.trainer.global_rank)
 
     def _check_fits(self, saved: dict[str, torch.Tensor]) -> None:
         own = self.state_dict()

@@ -2,7 +2,8 @@
 ``report`` and ``analyze``.
 
 Config mistakes (an unknown key, a bad value, a missing file) end with one line ``error: <what and how to fix>`` and
-exit status 2 instead of a traceback; ``--debug`` (or ``GALOREPLUS_DEBUG=1``) re-raises for developers.
+exit status 2 instead of a traceback (a non-finite gradient under ``on_nonfinite: raise`` likewise, with status 1);
+``--debug`` (or ``GALOREPLUS_DEBUG=1``) re-raises for developers.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
+import yaml
 from lightning import LightningDataModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
@@ -28,6 +31,8 @@ EXTRA_SUBCOMMANDS = {
     "analyze": "lightning_modules.analyze:main",
 }
 CONFIG_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, MisconfigurationException)
+TRAINING_ERRORS = (FloatingPointError,)  # a non-finite gradient with optimizer.on_nonfinite: raise
+SHARDED_STRATEGIES = ("fsdp", "deepspeed")
 DEBUG_FLAG = "--debug"
 
 
@@ -77,8 +82,14 @@ class GaLorePlusCLI(LightningCLI):
     def before_fit(self) -> None:
         if self.trainer.max_steps == 0:
             raise ValueError("trainer.max_steps=0 trains nothing; give a positive number, or -1 to use max_epochs")
+        if self.trainer.accumulate_grad_batches < 1:
+            raise ValueError(
+                f"trainer.accumulate_grad_batches={self.trainer.accumulate_grad_batches} is invalid; expected a "
+                "positive number of batches per optimizer step (1 = no accumulation)"
+            )
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list) -> Trainer:
+        refuse_sharded_strategy(config.get("strategy", "auto"))
         plugins = config.get("plugins") or []
         plugins = plugins if isinstance(plugins, list) else [plugins]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
@@ -86,8 +97,38 @@ class GaLorePlusCLI(LightningCLI):
         return super()._instantiate_trainer(config, callbacks)
 
 
+def refuse_sharded_strategy(strategy: Any) -> None:
+    """FSDP and DeepSpeed shard each weight matrix and its gradient across ranks; GaLore+ projects whole matrices."""
+    name = strategy if isinstance(strategy, str) else type(strategy).__name__
+    if any(kind in name.lower() for kind in SHARDED_STRATEGIES):
+        raise ValueError(
+            f"trainer.strategy={name!r} is not supported yet: GaLore+ projects whole weight matrices, which FSDP and "
+            "DeepSpeed shard across ranks; use strategy: ddp (one machine, or several with torchrun or SLURM)"
+        )
+
+
+def check_config_files(args: list[str]) -> None:
+    """A ``--config`` file that is not YAML fails naming the file (jsonargparse names only the line and column)."""
+    paths = [after for flag, after in zip(args, args[1:], strict=False) if flag == "--config"]
+    paths += [arg.removeprefix("--config=") for arg in args if arg.startswith("--config=")]
+    for path in map(Path, paths):
+        if path.is_file():
+            try:
+                yaml.safe_load(path.read_text())
+            except yaml.YAMLError as problem:
+                raise ValueError(f"{path}: not valid YAML ({one_line(problem)}); fix the file") from None
+
+
+def describe(error: Exception) -> str:
+    """One line for a config error; a path through a regular file says so (the OS says only 'Not a directory')."""
+    if isinstance(error, NotADirectoryError) and error.filename:
+        return f"cannot use {error.filename}: a part of this path is a regular file, not a folder; choose another path"
+    return one_line(error)
+
+
 def _run(argv: list[str] | None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    check_config_files(args)
     if args and args[0] in EXTRA_SUBCOMMANDS:
         module_name, function = EXTRA_SUBCOMMANDS[args[0]].split(":")
         getattr(importlib.import_module(module_name), function)(args[1:])
@@ -106,5 +147,10 @@ def main(argv: list[str] | None = None) -> None:
     except CONFIG_ERRORS as error:
         if debug_enabled():
             raise
-        sys.stderr.write(f"error: {one_line(error)}\n")
+        sys.stderr.write(f"error: {describe(error)}\n")
         sys.exit(2)
+    except TRAINING_ERRORS as error:
+        if debug_enabled():
+            raise
+        sys.stderr.write(f"error: {one_line(error)}\n")
+        sys.exit(1)

@@ -17,7 +17,8 @@ def capture_rng_state() -> dict[str, Any]:
     version, internal, gauss = random.getstate()
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        # this process's own device only: under DDP rank r draws from cuda:r, and device counts may differ on resume
+        "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() else None,
         "numpy": {
             "kind": kind,
             "keys": torch.from_numpy(keys.astype(np.int64)),
@@ -32,8 +33,8 @@ def capture_rng_state() -> dict[str, Any]:
 def restore_rng_state(state: dict[str, Any]) -> None:
     """Set the RNG states captured by ``capture_rng_state``."""
     torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if isinstance(state["cuda"], torch.Tensor) and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
     numpy_state = state["numpy"]
     np.random.set_state(
         (
@@ -46,3 +47,18 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     )
     python_state = state["python"]
     random.setstate((python_state["version"], tuple(python_state["internal"]), python_state["gauss"]))
+
+
+def capture_rng_states_of_all_ranks() -> list[dict[str, Any]]:
+    """Every rank's states, index = global rank; call on all ranks (Lightning dumps checkpoints on every rank)."""
+    state = capture_rng_state()
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return [state]
+    states: list[Any] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(states, state)
+    return states
+
+
+def restore_rng_state_of_rank(states: list[dict[str, Any]], rank: int) -> None:
+    """Restore this rank's saved states; a run resumed on more ranks than it saved falls back to rank 0's."""
+    restore_rng_state(states[rank] if rank < len(states) else states[0])

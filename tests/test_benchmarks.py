@@ -7,8 +7,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.flops import rsi_columns, rsi_gemm_flops, rsi_products
-from benchmarks.per_head_error import analyze, head_errors, projection
 from benchmarks.timing import Timing, combine, measure_rounds
+from galoreplus.analysis import analyze, head_errors, projection
 from galoreplus.basis import subspace_iteration
 
 TINY_LLAMA = {
@@ -116,3 +116,21 @@ def test_per_head_error_against_numpy_svd():
     np.testing.assert_allclose(results["cross-head model_dim, group all, exact"].numpy(), expected_whole, rtol=1e-4)
     with pytest.raises(ValueError, match="does not divide"):
         head_errors(torch.ones(6, 4), torch.ones(6, 4), 4, 0)
+
+
+def test_fit_section_pairs_rounds_and_draws_figure_2a(tmp_path):
+    from benchmarks.fit_throughput import Fit, plot, section
+
+    def fits(speeds, shares):
+        return [Fit(s, 1 / s, share * 100 / s, share, 32, 100) for s, share in zip(speeds, shares, strict=True)]
+
+    results = {
+        "AdamW": fits((10.0, 20.0), (0.0, 0.0)),
+        "GaLore": fits((5.0, 10.0), (0.2, 0.4)),
+        "GaLore+": fits((8.0, 16.0), (0.02, 0.02)),
+    }
+    share, speed = section(results, 2, tmp_path / "figure_2a.png").headlines
+    assert share.value == "0.075× (0.05–0.1)" and share.verdict == "met"  # per round: 0.02/0.2 and 0.02/0.4
+    assert speed.value == "1.6× (1.6–1.6)"
+    plot(results, tmp_path / "figure_2a.png")
+    assert (tmp_path / "figure_2a.png").read_bytes()[:4] == b"\x89PNG"
