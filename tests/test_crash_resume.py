@@ -64,7 +64,12 @@ def fit_killed_at(root: Path, step: int) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
+WALL_CLOCK_STATS = ("basis_seconds", "basis_seconds_total")  # measured time: differs between any two runs
+
+
 def assert_equal_states(first: dict, second: dict, where: str) -> None:
+    if where.rpartition(".")[2] in WALL_CLOCK_STATS:
+        return
     if isinstance(first, torch.Tensor):
         assert torch.equal(first, second), where
     elif isinstance(first, dict):
