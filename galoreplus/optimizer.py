@@ -244,6 +244,8 @@ class GaLorePlusAdamW(torch.optim.Optimizer):
                 left, right = _random_bases(source, group["rank"], layout.side, generator)
         for key, basis in (("left_basis", left), ("right_basis", right)):
             if basis is not None:
+                if group["svd_align_signs"] and key in state:
+                    basis = _aligned_signs(basis, state[key])
                 state[key] = basis
         state["refreshes"] += 1
         if cuda:
@@ -305,6 +307,12 @@ def _adam_moments(
     torch._foreach_div_(denoms, [math.sqrt(1.0 - beta2**s) for s in steps])
     torch._foreach_add_(denoms, eps)
     return denoms
+
+
+def _aligned_signs(basis: Tensor, previous: Tensor) -> Tensor:
+    """Flip each new basis vector whose sign LAPACK chose against the previous one, so carried moments keep meaning."""
+    signs = (basis * previous).sum(-2, keepdim=True).sign()
+    return basis * torch.where(signs == 0, torch.ones_like(signs), signs)
 
 
 def _random_bases(

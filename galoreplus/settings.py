@@ -23,6 +23,7 @@ LOW_RANK_DEFAULTS: dict[str, Any] = {
     "svd_iters": 2,  # subspace iterations of rsi (niter of lowrank)
     "svd_oversample": 8,  # extra test columns of rsi / lowrank, clamped to the block's smaller side
     "svd_warm_start": False,  # start rsi from the previous basis instead of a Gaussian test matrix
+    "svd_align_signs": False,  # flip new basis vectors to the previous basis's signs (GaLore does not)
     "num_heads": None,  # attention heads of this matrix; None = no cross-head projection
     "head_axis": 0,  # 0: heads along rows (q/k/v of nn.Linear); 1: along columns (output projection)
     "head_splits": 1,  # logical matrices fused along the head axis (GPT-2's c_attn holds q, k and v: 3)
@@ -90,6 +91,9 @@ def fill_and_check_low_rank(group: dict[str, Any], where: str) -> None:
         _fail(where, "group_size", size, "a positive integer or 'all'")
     if heads is not None and size != "all" and heads % size:
         _fail(where, "group_size", size, f"a divisor of num_heads={heads} (or 'all')")
+    for key in ("svd_warm_start", "svd_align_signs"):
+        if not isinstance(group[key], bool):
+            _fail(where, key, group[key], "true or false")
     for key in ("scale", "residual_scale"):
         if not isinstance(group[key], (int, float)) or isinstance(group[key], bool):
             _fail(where, key, group[key], "a number")

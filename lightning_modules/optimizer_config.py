@@ -24,6 +24,7 @@ GROUP_KEYS = (
     "svd_iters",
     "svd_oversample",
     "svd_warm_start",
+    "svd_align_signs",
     "group_size",
     "basis_from",
     "shared_side",
@@ -55,6 +56,7 @@ class OptimizerConfig:
         svd_iters: subspace iterations of rsi; None = preset default.
         svd_oversample: extra test columns of rsi/lowrank; None = preset default.
         svd_warm_start: start rsi from the previous basis; None = preset default.
+        svd_align_signs: flip new basis vectors to the previous basis's signs; None = preset default (false).
         group_size: heads per shared basis (an integer or "all"); "off" = no cross-head projection (plain GaLore
             on attention weights); None = preset default.
         basis_from: random_head | stacked; None = preset default.
@@ -83,6 +85,7 @@ class OptimizerConfig:
     svd_iters: int | None = None
     svd_oversample: int | None = None
     svd_warm_start: bool | None = None
+    svd_align_signs: bool | None = None
     group_size: int | Literal["all", "off"] | None = None
     basis_from: Literal["random_head", "stacked"] | None = None
     shared_side: Literal["model_dim", "head_dim"] | None = None
