@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import basis_cost, state_memory, step_time
-from benchmarks.report import Headline, Section, render
+from benchmarks import basis_cost, figure_2b, fit_throughput, state_memory, step_time
+from benchmarks.report import render
 
-SECTIONS = ("basis", "steps", "memory")
+SECTIONS = ("basis", "steps", "memory", "fit", "analyze")
 
 
 def threads_note(requested: int) -> str:
@@ -33,27 +33,6 @@ def threads_note(requested: int) -> str:
     return (
         f"{threads} torch thread(s) instead of torch's default {default}: load average {os.getloadavg()[0]:.1f} at "
         "the start, so other jobs held the cores (threaded LAPACK then waits on descheduled threads)"
-    )
-
-
-def pending() -> Section:
-    body = (
-        "**4. End-to-end fit throughput** (AdamW, GaLore, GaLore+ on an embedded task, with the share of step time "
-        "spent estimating bases: Figure 2a) and **5. `galoreplus analyze`** (per-head approximation error on real "
-        "gradients: Figure 2b) need the Lightning app and are pending. The analysis core of item 5 exists: "
-        "`benchmarks/per_head_error.py`."
-    )
-    return Section(
-        "4–5. Pending",
-        body,
-        (
-            Headline(
-                "share of step time spent estimating bases (Figure 2a), same gap: `galore_plus` ÷ `galore`",
-                "pending (item 4); optimizer-only share in section 2",
-                "≤ 0.1",
-                "pending",
-            ),
-        ),
     )
 
 
@@ -89,8 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in args.sections:
         log("3. optimizer-state memory")
         sections.append(state_memory.run(log))
-    sections.append(pending())
+    if "fit" in args.sections:
+        log("4. end-to-end fit throughput (Figure 2a)")
+        sections.append(fit_throughput.run(max(2, args.repeats - 1), args.out.parent, log))
+    if "analyze" in args.sections:
+        log("5. per-head approximation error (Figure 2b)")
+        sections.append(figure_2b.run(args.out.parent, log))
     command = "python -m benchmarks" + (" --full" if args.full else "")
+    if set(args.sections) != set(SECTIONS):
+        command += " --sections " + " ".join(args.sections)
     report = render(sections, command=command, wall_seconds=time.perf_counter() - start, threads=threads)
     args.out.write_text(report, encoding="utf-8")
     log(f"wrote {args.out}")

@@ -209,7 +209,7 @@ def section(r: StepTimes, repeats: int, refresh_repeats: int) -> Section:
             "Share of the amortized optimizer step spent estimating bases (`stats['basis_seconds']` of the refresh "
             "steps ÷ gap ÷ amortized step). This is the optimizer-only part of Figure 2a; the end-to-end share, with "
             "forward "
-            "and backward in the step, is item 4 (pending).",
+            "and backward in the step, is section 4.",
             table(["gap", "ours, galore", "ours, galore_plus", "galore_plus ÷ galore"], share_rows),
             notes,
         ]

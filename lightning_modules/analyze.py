@@ -254,8 +254,9 @@ def plot(analysis: Analysis, path: Path) -> None:
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("‖G_i − Π(G_i)‖_F / ‖G_i‖_F")
-    axes[0][-1].legend(fontsize=7)
-    fig.tight_layout()
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -270,7 +271,10 @@ def write(analysis: Analysis, out: Path) -> dict[str, Path]:
         "model": analysis.model,
         "rank": analysis.rank,
         "batches": analysis.batches,
-        "errors": {w: {label: e.tolist() for label, e in by.items()} for w, by in analysis.errors.items()},
+        "errors": {
+            w: {label: [round(x, 6) for x in e.tolist()] for label, e in by.items()}
+            for w, by in analysis.errors.items()
+        },
     }
     paths["json"].write_text(json.dumps(record, indent=1), encoding="utf-8")
     return paths
