@@ -123,7 +123,7 @@ def build(configs: list[str], overrides: list[str]) -> tuple[Any, Any]:
             raise FileNotFoundError(f"--config {config}: file not found")
     args = [arg for config in configs for arg in ("--config", config)] + overrides + list(SET_UP_ONLY)
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")  # argv holds `analyze ...`, not these
-    cli = GaLorePlusCLI(args=args, run=False)
+    cli = GaLorePlusCLI(args=args, run=False, save_config_callback=None)  # nothing to save: no run is kept
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)  # limit_train_batches=0: set-up (configure_model) only
     return cli.model, cli.datamodule
 
