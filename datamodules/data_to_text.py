@@ -16,7 +16,7 @@ class DataToTextDataModule(TaskDataModule):
     embedded_task = staticmethod(restaurants.generate)
 
     def __init__(self, group_references: bool = True, meteor: bool = True, **kwargs) -> None:
-        """``meteor: false`` leaves METEOR out: it starts Java, about 12 s per evaluation, too slow for short studies."""
+        """``meteor: false`` leaves METEOR out: it starts Java, about 12 s per evaluation (slow for short studies)."""
         super().__init__(group_references=group_references, **kwargs)
         self.meteor = meteor
 
