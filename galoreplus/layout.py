@@ -35,6 +35,11 @@ class Layout:
     def cross_head(self) -> bool:
         return self.head_dim > 0
 
+    @property
+    def stored_transposed(self) -> bool:
+        """One work matrix that is the weight's transpose: back-project in the weight's own memory order."""
+        return self.transpose and self.shared_side == "model_dim" and self.groups == 1
+
     def _heads_as_rows(self, grad: Tensor) -> Tensor:
         return grad.mT if self.transpose else grad
 

@@ -200,7 +200,9 @@ class GaLorePlusAdamW(torch.optim.Optimizer):
         torch._foreach_mul_(normalized, [group["scale"] / (1.0 - beta1**s) for s in steps])
         for p, work, small, norm in zip(params, works, projected, normalized, strict=True):
             state, layout = self.state[p], self._layouts[p]
-            update = back_project(norm, state, p.dtype)  # the scale is already in ``norm``
+            flip = layout.stored_transposed
+            update = back_project(norm, state, p.dtype, transposed=flip)  # the scale is already in ``norm``
+            update = update.mT if flip else update  # work layout again, as a view
             if group["residual_density"] > 0:
                 residual_step(update, work, small, state, group)
             state["step"] += 1

@@ -25,9 +25,17 @@ def project(work: Tensor, state: dict[str, Any]) -> Tensor:
     return work
 
 
-def back_project(small: Tensor, state: dict[str, Any], out_dtype: dtype) -> Tensor:
+def back_project(small: Tensor, state: dict[str, Any], out_dtype: dtype, transposed: bool = False) -> Tensor:
+    """L·S·Rᵀ; with ``transposed``, its transpose R·Sᵀ·Lᵀ, so a weight stored transposed gets a contiguous update."""
     left, right = bases(state)
     small = small.to(out_dtype)
+    if transposed:
+        small = small.mT
+        if left is not None:
+            small = small @ left.to(out_dtype).mT
+        if right is not None:
+            small = right.to(out_dtype) @ small
+        return small
     if right is not None:
         small = small @ right.to(out_dtype).mT
     if left is not None:

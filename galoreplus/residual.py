@@ -20,7 +20,7 @@ from galoreplus.projection import back_project, bases
 
 
 def residual_step(update: Tensor, work: Tensor, small: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
-    """Score during warm-up, then correct ``update`` (work layout, contiguous) at the index set in place."""
+    """Score during warm-up, then correct ``update`` (work layout, maybe a strided view) at the index set in place."""
     if "residual_index" not in state:
         error = (work.float() - back_project(small, state, torch.float32)).abs()
         if "residual_score" in state:
@@ -33,7 +33,8 @@ def residual_step(update: Tensor, work: Tensor, small: Tensor, state: dict[str, 
     index = state["residual_index"]
     _, rows, cols = work.shape
     flat_row = index // cols  # unravel instead of reshape(-1): a transposed view would be copied whole
-    values = work[flat_row // rows, flat_row % rows, index % cols].float()
+    entries = (flat_row // rows, flat_row % rows, index % cols)
+    values = work[entries].float()
     if group["residual_mode"] == "r1":
         values = values - lowrank_entries(index, small, state, tuple(work.shape))
     beta1, beta2 = group["betas"]
@@ -44,11 +45,13 @@ def residual_step(update: Tensor, work: Tensor, small: Tensor, state: dict[str, 
     exp_avg_sq.mul_(beta2).addcmul_(values, values, value=1.0 - beta2)
     denom = (exp_avg_sq.sqrt() / math.sqrt(1.0 - beta2**t)).add_(group["eps"])
     correction = exp_avg / denom * (group["residual_scale"] / (1.0 - beta1**t))
-    flat = update.view(-1)
-    if group["residual_mode"] == "r1":
-        flat.index_add_(0, index, correction.to(flat.dtype))
+    correction = correction.to(update.dtype)
+    add = group["residual_mode"] == "r1"
+    if update.is_contiguous():  # flat index_add_/index_copy_ beat index_put_ (which sorts to accumulate)
+        flat = update.view(-1)
+        (flat.index_add_ if add else flat.index_copy_)(0, index, correction)
     else:
-        flat.index_copy_(0, index, correction.to(flat.dtype))
+        update.index_put_(entries, correction, accumulate=add)
 
 
 def _select(state: dict[str, Any], density: float) -> None:

@@ -278,3 +278,24 @@ def test_aligned_signs_point_each_new_basis_vector_along_the_previous_one():
         if previous is not None:
             assert bool(((basis * previous).sum(-2) >= 0).all())
         previous = basis.clone()
+
+
+@pytest.mark.parametrize("mode", ["r1", "r2"])
+def test_residual_on_a_transposed_weight_equals_the_same_residual_on_vanilla_galore(mode):
+    """The output projection's update is built in the weight's own memory order; its residual entries still land right."""
+    torch.manual_seed(0)
+    cross, vanilla = Attention(), Attention()
+    vanilla.load_state_dict(cross.state_dict())
+    common = {
+        "rank": 8,
+        "update_proj_gap": 10,
+        "svd_method": "exact",
+        "target_modules": ["o_proj"],
+        "residual_density": 0.1,
+        "residual_warmup_steps": 1,
+        "residual_mode": mode,
+    }
+    optimizer = _run(cross, 5, preset="galore_plus", group_size="all", basis_from="stacked", **common)
+    _run(vanilla, 5, preset="galore", proj_type="left", **common)
+    assert optimizer.stats["residual_entries"] == 410  # ceil(0.1 * 64 * 64), corrected for 4 steps
+    torch.testing.assert_close(cross.o_proj.weight, vanilla.o_proj.weight, atol=1e-6, rtol=0)
