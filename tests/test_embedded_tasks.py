@@ -134,3 +134,10 @@ def test_data_to_text_task_is_learnable_by_a_tiny_gpt2(tmp_path):
     streams = [[refs[i] for refs in references] for i in range(3)]
     bleu = sacrebleu.corpus_bleu(hypotheses, streams).score
     assert 30 < bleu < 99.5
+
+
+def test_one_step_word_problems_generate_evaluation_splits_without_held_out_combinations():
+    from datamodules.embedded import word_problems
+
+    rows = word_problems.generate("test", 20, seed=0, max_steps=1)
+    assert len(rows) == 20 and all(row["references"][0].splitlines()[-1].startswith("#### ") for row in rows)

@@ -16,8 +16,9 @@ def held_out(seed: int, combinations: Sequence[tuple], fraction: float) -> set[t
 
 
 def draw(rng: random.Random, split: str, combinations: Sequence[tuple], hidden: set[tuple], p_hidden: float) -> tuple:
-    """A combination: never a hidden one in train; in validation/test a hidden one with probability `p_hidden`."""
-    if split != "train" and rng.random() < p_hidden:
+    """A combination: never a hidden one in train; in validation/test a hidden one with probability `p_hidden`
+    (when the task holds any back: one-step word problems have too few combinations to hide some)."""
+    if split != "train" and hidden and rng.random() < p_hidden:
         return rng.choice(sorted(hidden))
     while True:
         combination = rng.choice(combinations)
