@@ -282,7 +282,7 @@ def test_aligned_signs_point_each_new_basis_vector_along_the_previous_one():
 
 @pytest.mark.parametrize("mode", ["r1", "r2"])
 def test_residual_on_a_transposed_weight_equals_the_same_residual_on_vanilla_galore(mode):
-    """The output projection's update is built in the weight's own memory order; its residual entries still land right."""
+    """The output projection is updated in its own memory order; its residual entries still land right."""
     torch.manual_seed(0)
     cross, vanilla = Attention(), Attention()
     vanilla.load_state_dict(cross.state_dict())
