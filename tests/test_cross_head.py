@@ -137,6 +137,11 @@ def test_head_dim_side_projects_each_head_block_and_sizes_state_by_heads():
     assert state["exp_avg"].shape == (1, 4, 4 * 64)
 
 
+def _group_of_each_weight(model, **overrides):
+    """Parameter name -> its param group under the galore_plus preset."""
+    return {n: g for g in param_groups(model, "galore_plus", **overrides) for n in g.get("names", [])}
+
+
 def _transformers():
     return pytest.importorskip("transformers")
 
@@ -169,10 +174,7 @@ def test_bart_encoder_and_decoder_head_counts_differ():
         max_position_embeddings=32,
     )
     model = transformers.BartForConditionalGeneration(config)
-    heads = {}
-    for group in param_groups(model, "galore_plus", rank=8):
-        for name in group.get("names", []):
-            heads[name] = group.get("num_heads")
+    heads = {name: group.get("num_heads") for name, group in _group_of_each_weight(model, rank=8).items()}
     assert heads["model.encoder.layers.0.self_attn.q_proj.weight"] == 4
     assert heads["model.decoder.layers.0.self_attn.q_proj.weight"] == 2
     assert heads["model.decoder.layers.0.encoder_attn.out_proj.weight"] == 2
@@ -190,7 +192,7 @@ def test_llama_gqa_key_value_heads_come_from_the_config():
         vocab_size=50,
     )
     model = transformers.LlamaForCausalLM(config)
-    groups = {n: g for g in param_groups(model, "galore_plus", rank=8) for n in g.get("names", [])}
+    groups = _group_of_each_weight(model, rank=8)
     assert groups["model.layers.0.self_attn.k_proj.weight"]["num_heads"] == 2
     assert groups["model.layers.0.self_attn.q_proj.weight"]["num_heads"] == 4
     assert groups["model.layers.0.self_attn.o_proj.weight"]["head_axis"] == 1
@@ -208,7 +210,7 @@ def test_vision_encoder_decoder_reads_the_nested_encoder_and_decoder_configs():
     decoder = transformers.GPT2Config(n_embd=64, n_head=2, n_layer=1, vocab_size=50, add_cross_attention=True)
     config = transformers.VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
     model = transformers.VisionEncoderDecoderModel(config)
-    groups = {n: g for g in param_groups(model, "galore_plus", rank=8) for n in g.get("names", [])}
+    groups = _group_of_each_weight(model, rank=8)
     assert groups["encoder.layers.0.attention.q_proj.weight"]["num_heads"] == 4
     assert groups["encoder.layers.0.attention.o_proj.weight"]["head_axis"] == 1
     cross = groups["decoder.transformer.h.0.crossattention.c_attn.weight"]
