@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from galore_torch import GaLoreAdamW
 
 from benchmarks.models import SMALL_LLAMA, llama, set_synthetic_grads
 from benchmarks.report import Headline, Section, table, verdict
@@ -32,6 +31,8 @@ def optimizers(model: torch.nn.Module, gap: int) -> dict[str, torch.optim.Optimi
 
     The residual's index set is chosen at the first step (``residual_warmup_steps=0``) so every timed step is in the
     steady state; the warm-up length changes no steady-state cost."""
+    from galore_torch import GaLoreAdamW  # imported here: it loads bitsandbytes, which warns loudly on CPU
+
     ours = {
         "ours, galore": param_groups(model, "galore", rank=RANK, update_proj_gap=gap),
         "ours, galore_plus": param_groups(
