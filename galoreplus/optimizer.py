@@ -180,10 +180,11 @@ class GaLorePlusAdamW(torch.optim.Optimizer):
             if not state:
                 state["step"] = 0
                 state["refreshes"] = 0
-            if state["step"] % group["update_proj_gap"] == 0:
+            refresh = state["step"] % group["update_proj_gap"] == 0
+            if refresh:
                 self._refresh(p, group, state, layout, work)
             small = project(work, state).float()
-            if state["step"] % group["update_proj_gap"] == 0:
+            if refresh:
                 self._energy[self._index[p]] = float(
                     small.square().sum() / work.float().square().sum().clamp_min(1e-30)
                 )
